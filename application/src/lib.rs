@@ -1,0 +1,3 @@
+//! Ports and use cases of the notification service.
+
+pub mod ports;

@@ -1,0 +1,1 @@
+//! Integration tests: one binary, so the suite links once.
