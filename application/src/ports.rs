@@ -197,6 +197,7 @@ pub trait DeadLetterStore: Send + Sync {
 /// ids, each with a due time.
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]
+#[allow(clippy::len_without_is_empty)]
 pub trait RetryQueue: Send + Sync {
     /// Adds the id due at `due`, or moves it to `due` if it is there already (ZADD). MUST
     /// wake a worker waiting in [`RetryQueue::wait`] when `due` is not in the future.
@@ -308,8 +309,11 @@ pub trait QuotaStore: Send + Sync {
     /// limit, increments all of them and returns `Allowed`; otherwise increments none and
     /// returns `Exceeded` for the first full one. MUST never let more than `limit` through
     /// one window under any concurrency.
-    async fn consume(&self, checks: &[QuotaCheck], now: DateTime<Utc>)
-        -> StoreResult<QuotaDecision>;
+    async fn consume(
+        &self,
+        checks: &[QuotaCheck],
+        now: DateTime<Utc>,
+    ) -> StoreResult<QuotaDecision>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -322,8 +326,12 @@ pub trait QuotaStore: Send + Sync {
 #[async_trait]
 pub trait SensitiveBodyStore: Send + Sync {
     /// Stores the body for `ttl`, replacing any earlier one.
-    async fn put(&self, id: NotificationId, body: &RenderedMessage, ttl: Duration)
-        -> StoreResult<()>;
+    async fn put(
+        &self,
+        id: NotificationId,
+        body: &RenderedMessage,
+        ttl: Duration,
+    ) -> StoreResult<()>;
 
     /// MUST return the body, or `None` when it was never stored, was deleted or expired.
     async fn get(&self, id: NotificationId) -> StoreResult<Option<RenderedMessage>>;
@@ -440,7 +448,10 @@ pub trait SmsSender: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
     #[error("data.{variable}: required by the {kind} template but not given")]
-    MissingVariable { kind: NotificationKind, variable: String },
+    MissingVariable {
+        kind: NotificationKind,
+        variable: String,
+    },
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("no template for {kind} on {channel} in {locale}")]

@@ -177,12 +177,18 @@ mod tests {
         assert_eq!(err.field, "tenant_id");
         assert!(TenantId::parse("acme corp").is_err());
         assert!(TenantId::parse(&"a".repeat(65)).is_err());
-        assert_eq!(TenantId::parse("acme-1.eu_x").unwrap().as_str(), "acme-1.eu_x");
+        assert_eq!(
+            TenantId::parse("acme-1.eu_x").unwrap().as_str(),
+            "acme-1.eu_x"
+        );
     }
 
     #[test]
     fn idempotency_key_rules() {
-        assert_eq!(IdempotencyKey::parse("").unwrap_err().field, "idempotency_key");
+        assert_eq!(
+            IdempotencyKey::parse("").unwrap_err().field,
+            "idempotency_key"
+        );
         assert!(IdempotencyKey::parse("has space").is_err());
         assert!(IdempotencyKey::parse("ключ").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(129)).is_err());

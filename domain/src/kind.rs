@@ -227,10 +227,16 @@ mod tests {
     fn channel_resolution() {
         use NotificationKind::*;
         assert_eq!(TenantWelcome.resolve_channel(None).unwrap(), Channel::Email);
-        assert_eq!(Otp.resolve_channel(Some(Channel::Sms)).unwrap(), Channel::Sms);
+        assert_eq!(
+            Otp.resolve_channel(Some(Channel::Sms)).unwrap(),
+            Channel::Sms
+        );
         assert_eq!(Otp.resolve_channel(None).unwrap_err().field, "channel");
         assert_eq!(
-            MemberInvite.resolve_channel(Some(Channel::Sms)).unwrap_err().field,
+            MemberInvite
+                .resolve_channel(Some(Channel::Sms))
+                .unwrap_err()
+                .field,
             "channel"
         );
     }

@@ -21,7 +21,10 @@ impl EmailAddress {
         let field = "to";
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err(ValidationError::new(field, "email address must not be empty"));
+            return Err(ValidationError::new(
+                field,
+                "email address must not be empty",
+            ));
         }
         if trimmed.len() > Self::MAX_LEN {
             return Err(ValidationError::new(
@@ -156,7 +159,10 @@ impl PhoneNumber {
         let field = "to";
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err(ValidationError::new(field, "phone number must not be empty"));
+            return Err(ValidationError::new(
+                field,
+                "phone number must not be empty",
+            ));
         }
         if trimmed.len() > 32 {
             return Err(ValidationError::new(field, "phone number is too long"));
@@ -177,7 +183,10 @@ impl PhoneNumber {
     /// Accepts only a number already in E.164 form.
     pub fn parse_e164(raw: &str) -> Result<Self, ValidationError> {
         if !raw.starts_with('+') {
-            return Err(ValidationError::new("to", "phone number must be in E.164 form"));
+            return Err(ValidationError::new(
+                "to",
+                "phone number must be in E.164 form",
+            ));
         }
         Self::parse(raw, Region::default())
     }
@@ -283,7 +292,9 @@ mod tests {
         let phone = PhoneNumber::parse("0912345678", region).unwrap();
         assert_eq!(phone.as_str(), "+886912345678");
         assert_eq!(
-            PhoneNumber::parse("+886 912-345-678", region).unwrap().as_str(),
+            PhoneNumber::parse("+886 912-345-678", region)
+                .unwrap()
+                .as_str(),
             "+886912345678"
         );
         assert_eq!(phone.masked(), "+886******678");

@@ -37,7 +37,11 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// `backoff` must not be empty; `jitter` is a fraction in `0.0..=1.0`.
-    pub fn new(max_retry: u32, backoff: Vec<Duration>, jitter: f64) -> Result<Self, ValidationError> {
+    pub fn new(
+        max_retry: u32,
+        backoff: Vec<Duration>,
+        jitter: f64,
+    ) -> Result<Self, ValidationError> {
         if backoff.is_empty() {
             return Err(ValidationError::new(
                 "Notification.Async.BackoffSeconds",
