@@ -2,3 +2,16 @@
 //!
 //! Always built: the in-memory adapters (the embedded default), the mock providers and the
 //! minijinja templates. Heavy backends sit behind cargo features.
+
+pub mod memory;
+pub mod mock;
+pub mod system;
+pub mod templates;
+
+pub use memory::{
+    MemoryDeadLetterStore, MemoryIdempotencyStore, MemoryNotificationStore, MemoryQuotaStore,
+    MemoryRetryQueue, MemorySensitiveBodyStore,
+};
+pub use mock::{MockAttempt, MockEmailSender, MockOutcome, MockSender, MockSmsSender};
+pub use system::{SystemClock, UlidGenerator};
+pub use templates::{MiniJinjaTemplates, TemplateSetError};

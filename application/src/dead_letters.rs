@@ -51,13 +51,13 @@ impl DeadLetterAdmin {
         };
         let letter = match self.ports.dead_letters.get(parsed).await? {
             Some(letter) if tenant_id.is_none_or(|t| *t == letter.tenant_id) => letter,
-            _ => return Err(AdminError::NotFound(id.to_owned())),
+            _ => return Err(AdminError::NotFound(format!("dead letter {id}"))),
         };
         if letter.sensitive {
             return Err(AdminError::NotReplayable(NOT_REPLAYABLE.to_owned()));
         }
         let Some(record) = self.ports.store.get(parsed).await? else {
-            return Err(AdminError::NotFound(id.to_owned()));
+            return Err(AdminError::NotFound(format!("notification {id}")));
         };
         if record.body_withheld {
             return Err(AdminError::NotReplayable(NOT_REPLAYABLE.to_owned()));
@@ -91,8 +91,14 @@ impl DeadLetterAdmin {
                 "notification {id} changed while it was replayed"
             )));
         };
-        queue.schedule(parsed, now).await?;
-        self.ports.dead_letters.remove(parsed).await?;
+        // The record is pending from here on: a failure below leaves it to the reconciler,
+        // which schedules overdue pending records, so the replay still stands.
+        if let Err(err) = self.ports.dead_letters.remove(parsed).await {
+            tracing::warn!(notification_id = %parsed, error = %err, "replayed, but the dead letter could not be removed");
+        }
+        if let Err(err) = queue.schedule(parsed, now).await {
+            tracing::warn!(notification_id = %parsed, error = %err, "replayed, but not scheduled; the reconciler will schedule it");
+        }
         tracing::info!(notification_id = %parsed, "dead letter replayed");
         Ok(updated)
     }

@@ -17,7 +17,7 @@ pub enum NotifyError {
     #[error("{0}")]
     Render(RenderError),
     /// A quota is used up. The refusal was recorded as a `dropped` notification.
-    #[error("quota exceeded; retry after {}s", retry_after.as_secs())]
+    #[error("quota exceeded; retry after {}s", whole_seconds(*retry_after))]
     QuotaExceeded {
         retry_after: Duration,
         notification: Box<Notification>,
@@ -78,7 +78,8 @@ impl From<RenderError> for NotifyError {
 pub enum AdminError {
     #[error("{0}")]
     Invalid(#[from] ValidationError),
-    #[error("notification {0} not found")]
+    /// Nothing with this id is visible to the caller; the message says what was looked for.
+    #[error("{0} not found")]
     NotFound(String),
     /// The dead letter belongs to a sensitive notification whose body is gone.
     #[error("{0}")]
@@ -90,4 +91,10 @@ pub enum AdminError {
     QueueUnavailable,
     #[error("storage failure: {0}")]
     Unexpected(#[from] StoreError),
+}
+
+/// A wait in whole seconds, rounded up, at least 1: what a caller is told to wait.
+pub fn whole_seconds(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }

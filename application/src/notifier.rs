@@ -146,10 +146,10 @@ impl Notifier {
         tenant_id: &TenantId,
         request: NotificationRequest,
     ) -> Result<Accepted, NotifyError> {
+        let prepared = self.prepare(tenant_id, request, Mode::Async)?;
         let Some(queue) = self.ports.queue.clone() else {
             return Err(NotifyError::QueueUnavailable);
         };
-        let prepared = self.prepare(tenant_id, request, Mode::Async)?;
         let span = tracing::info_span!(
             "enqueue",
             tenant_id = %prepared.tenant_id,
@@ -167,7 +167,7 @@ impl Notifier {
         let parsed = NotificationId::parse(id)?;
         match self.ports.store.get(parsed).await? {
             Some(record) if &record.tenant_id == tenant_id => Ok(record),
-            _ => Err(AdminError::NotFound(id.to_owned())),
+            _ => Err(AdminError::NotFound(format!("notification {id}"))),
         }
     }
 
@@ -245,7 +245,9 @@ impl Notifier {
             Admission::Replay(accepted) => return Ok(accepted),
             Admission::New(record) => record,
         };
-        self.store_new(&prepared, &record).await?;
+        if let Some(replayed) = self.store_new(&prepared, &record).await? {
+            return Ok(replayed);
+        }
         tracing::Span::current().record("notification_id", tracing::field::display(record.id));
 
         let outcome = self.ports.providers.deliver(&record, &prepared.body).await;
@@ -337,7 +339,9 @@ impl Notifier {
                 return Err(err.into());
             }
         }
-        self.store_new(&prepared, &record).await?;
+        if let Some(replayed) = self.store_new(&prepared, &record).await? {
+            return Ok(replayed);
+        }
         tracing::Span::current().record("notification_id", tracing::field::display(record.id));
 
         let due = record.next_attempt_at.unwrap_or(record.occurred_at);
@@ -422,12 +426,13 @@ impl Notifier {
         Ok(Admission::New(self.new_record(prepared, now)))
     }
 
-    /// Inserts the new record and completes its idempotency key.
+    /// Inserts the new record and completes its idempotency key. Returns the earlier
+    /// notification when the store's unique key shows the request is a repeat.
     async fn store_new(
         &self,
         prepared: &Prepared,
         record: &Notification,
-    ) -> Result<(), NotifyError> {
+    ) -> Result<Option<Accepted>, NotifyError> {
         if let Err(err) = self.ports.store.insert(record).await {
             self.release_key(prepared).await;
             if record.body_withheld {
@@ -435,20 +440,15 @@ impl Notifier {
             }
             return match (err, &prepared.key) {
                 // The store's unique key caught a repeat the lock did not (an expired lock).
-                (StoreError::Conflict(_), Some(key)) => {
-                    match self
-                        .ports
-                        .store
-                        .find_by_idempotency_key(&prepared.tenant_id, key)
-                        .await?
-                    {
-                        Some(existing) => match replay(existing, &prepared.fingerprint) {
-                            Ok(_) => Err(NotifyError::IdempotencyInProgress),
-                            Err(conflict) => Err(conflict),
-                        },
-                        None => Err(NotifyError::IdempotencyInProgress),
-                    }
-                }
+                (StoreError::Conflict(_), Some(key)) => match self
+                    .ports
+                    .store
+                    .find_by_idempotency_key(&prepared.tenant_id, key)
+                    .await?
+                {
+                    Some(existing) => replay(existing, &prepared.fingerprint).map(Some),
+                    None => Err(NotifyError::IdempotencyInProgress),
+                },
                 (err, _) => Err(err.into()),
             };
         }
@@ -468,7 +468,7 @@ impl Notifier {
                 tracing::warn!(error = %err, "could not record the idempotency key's result");
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn release_key(&self, prepared: &Prepared) {
@@ -549,7 +549,7 @@ impl Notifier {
         let rule = rule_key.split(':').next().unwrap_or_default();
         record.last_error = Some(format!(
             "quota exceeded (rule {rule}); retry after {}s",
-            retry_after.as_secs()
+            crate::error::whole_seconds(retry_after)
         ));
         self.ports.store.insert(&record).await?;
         tracing::info!(notification_id = %record.id, "notification dropped: quota exceeded");

@@ -200,7 +200,7 @@ pub trait DeadLetterStore: Send + Sync {
 #[allow(clippy::len_without_is_empty)]
 pub trait RetryQueue: Send + Sync {
     /// Adds the id due at `due`, or moves it to `due` if it is there already (ZADD). MUST
-    /// wake a worker waiting in [`RetryQueue::wait`] when `due` is not in the future.
+    /// wake workers waiting in [`RetryQueue::wait`] (they re-read the earliest due time).
     async fn schedule(&self, id: NotificationId, due: DateTime<Utc>) -> StoreResult<()>;
 
     /// Claims up to `max` ids whose due time is `<= now`, earliest first, and in the same
@@ -226,9 +226,8 @@ pub trait RetryQueue: Send + Sync {
     /// How many ids the queue holds.
     async fn len(&self) -> StoreResult<u64>;
 
-    /// Waits until `schedule` is called with a due time that is not in the future, or
-    /// `timeout` passes, whichever comes first. MAY return early (spuriously); callers
-    /// re-check the queue.
+    /// Waits until `schedule` is called, or `timeout` passes, whichever comes first. MAY
+    /// return early (spuriously); callers re-check the queue.
     async fn wait(&self, timeout: Duration) -> StoreResult<()>;
 }
 
@@ -392,8 +391,8 @@ pub struct Receipt {
     pub provider_message_id: String,
 }
 
-/// An email ready to send.
-#[derive(Debug, Clone, PartialEq)]
+/// An email ready to send. `Debug` shows the masked recipient and sizes only.
+#[derive(Clone, PartialEq)]
 pub struct EmailMessage {
     pub notification_id: NotificationId,
     pub kind: NotificationKind,
@@ -405,8 +404,8 @@ pub struct EmailMessage {
     pub sensitive: bool,
 }
 
-/// An SMS ready to send.
-#[derive(Debug, Clone, PartialEq)]
+/// An SMS ready to send. `Debug` shows the masked recipient and sizes only.
+#[derive(Clone, PartialEq)]
 pub struct SmsMessage {
     pub notification_id: NotificationId,
     pub kind: NotificationKind,
@@ -414,6 +413,32 @@ pub struct SmsMessage {
     pub text: String,
     /// The content must not be logged.
     pub sensitive: bool,
+}
+
+impl std::fmt::Debug for EmailMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailMessage")
+            .field("notification_id", &self.notification_id)
+            .field("kind", &self.kind)
+            .field("to", &self.to.masked())
+            .field("subject_len", &self.subject.len())
+            .field("text_len", &self.text.len())
+            .field("html_len", &self.html.as_ref().map(String::len))
+            .field("sensitive", &self.sensitive)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SmsMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsMessage")
+            .field("notification_id", &self.notification_id)
+            .field("kind", &self.kind)
+            .field("to", &self.to.masked())
+            .field("text_len", &self.text.len())
+            .field("sensitive", &self.sensitive)
+            .finish()
+    }
 }
 
 /// An email provider (SMTP, SES, mock).

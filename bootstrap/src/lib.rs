@@ -1,1 +1,11 @@
-//! Configuration and the composition root of the notification service.
+//! Configuration, the composition root and the surfaces (HTTP gateway, CLI) of the
+//! notification service.
+
+pub mod cli;
+pub mod compose;
+pub mod config;
+pub mod http;
+pub mod runtime;
+
+pub use compose::{build, App, Backends, MockHandles, Overrides, StartupError};
+pub use config::{Config, ConfigError};

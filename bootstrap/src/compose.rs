@@ -1,0 +1,179 @@
+//! The composition root: the one place that picks adapters from configuration and wires
+//! the use cases. Binaries and tests call [`build`]; nothing else constructs adapters.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapters::{
+    MemoryDeadLetterStore, MemoryIdempotencyStore, MemoryNotificationStore, MemoryQuotaStore,
+    MemoryRetryQueue, MemorySensitiveBodyStore, MiniJinjaTemplates, MockEmailSender, MockSmsSender,
+    SystemClock, UlidGenerator,
+};
+use application::ports::{EmailSender, RetryQueue, SmsSender};
+use application::{
+    DeadLetterAdmin, Notifier, Ports, ProviderChain, Reconciler, ReconcilerSettings, RetryWorker,
+    Settings, WorkerSettings,
+};
+
+use crate::config::{Checked, Config, ConfigError};
+
+/// Messages a mock provider remembers (for tests and the CLI); older ones are dropped.
+const MOCK_HISTORY: usize = 1_000;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("templates: {0}")]
+    Templates(#[from] adapters::TemplateSetError),
+    #[error("{key}: {reason}")]
+    Backend { key: String, reason: String },
+}
+
+/// Start-up choices that do not come from the config file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Use only the mock providers, whatever the config enables (`--mock`, `MOCK=1`).
+    pub force_mock: bool,
+}
+
+/// The mock providers in use, for tests and the CLI to steer and inspect.
+#[derive(Debug, Clone, Default)]
+pub struct MockHandles {
+    pub email: Option<Arc<MockEmailSender>>,
+    pub sms: Option<Arc<MockSmsSender>>,
+}
+
+/// Which backend serves each port, for start-up logs and `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backends {
+    pub store: &'static str,
+    pub queue: &'static str,
+    pub email: Vec<String>,
+    pub sms: Vec<String>,
+}
+
+/// The wired service.
+#[derive(Clone)]
+pub struct App {
+    pub config: Config,
+    pub checked: Checked,
+    pub ports: Ports,
+    pub notifier: Notifier,
+    pub dead_letters: DeadLetterAdmin,
+    pub worker: Option<RetryWorker>,
+    pub reconciler: Option<Reconciler>,
+    pub mocks: MockHandles,
+    pub backends: Backends,
+    pub worker_count: usize,
+}
+
+/// Builds every adapter the configuration asks for and wires the use cases.
+pub async fn build(config: Config, overrides: &Overrides) -> Result<App, StartupError> {
+    let checked = config.validate()?;
+    let templates = Arc::new(MiniJinjaTemplates::new(checked.template_dir.clone())?);
+
+    let mut mocks = MockHandles::default();
+    let mut email: Vec<Arc<dyn EmailSender>> = Vec::new();
+    let mut sms: Vec<Arc<dyn SmsSender>> = Vec::new();
+    if overrides.force_mock || config.email.mock.enable {
+        let mock = Arc::new(
+            MockEmailSender::new("mock", config.email.mock.sort).with_history_limit(MOCK_HISTORY),
+        );
+        mocks.email = Some(mock.clone());
+        email.push(mock);
+    }
+    if overrides.force_mock || config.sms.mock.enable {
+        let mock = Arc::new(
+            MockSmsSender::new("mock", config.sms.mock.sort).with_history_limit(MOCK_HISTORY),
+        );
+        mocks.sms = Some(mock.clone());
+        sms.push(mock);
+    }
+    let providers = ProviderChain::new(email, sms).with_timeout(checked.provider_timeout);
+
+    if config.redis.enable {
+        return Err(StartupError::Backend {
+            key: "Redis.Enable".into(),
+            reason: "this build has no Redis adapters yet; set Redis.Enable: false".into(),
+        });
+    }
+    if config.mongo.enable {
+        return Err(StartupError::Backend {
+            key: "Mongo.Enable".into(),
+            reason: "this build has no MongoDB adapters yet; set Mongo.Enable: false".into(),
+        });
+    }
+    let queue: Arc<dyn RetryQueue> = Arc::new(MemoryRetryQueue::new());
+    let ports = Ports {
+        store: Arc::new(MemoryNotificationStore::new()),
+        dead_letters: Arc::new(MemoryDeadLetterStore::new()),
+        queue: Some(queue),
+        idempotency: Arc::new(MemoryIdempotencyStore::new()),
+        quotas: Arc::new(MemoryQuotaStore::new()),
+        sensitive: Arc::new(MemorySensitiveBodyStore::new()),
+        templates,
+        providers: providers.clone(),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UlidGenerator::new()),
+    };
+    let backends = Backends {
+        store: "memory",
+        queue: "memory",
+        email: providers.names(domain::Channel::Email),
+        sms: providers.names(domain::Channel::Sms),
+    };
+    Ok(wire(config, checked, ports, mocks, backends))
+}
+
+/// Wires the use cases over ready ports (also used by tests that bring their own ports).
+pub fn wire(
+    config: Config,
+    checked: Checked,
+    ports: Ports,
+    mocks: MockHandles,
+    backends: Backends,
+) -> App {
+    let a = &config.notification.async_;
+    let settings = Settings {
+        default_locale: checked.default_locale,
+        default_region: checked.default_region,
+        retry: checked.retry.clone(),
+        quotas: checked.quotas.clone(),
+        idempotency_ttl: Duration::from_secs(config.notification.idempotency.ttl_seconds),
+        idempotency_lock_ttl: Duration::from_secs(config.notification.idempotency.lock_ttl_seconds),
+        lease: checked.lease,
+    };
+    let worker_settings = WorkerSettings {
+        batch_size: a.batch_size,
+        concurrency: a.worker,
+        lease: checked.lease,
+        poll_interval: Duration::from_millis(a.poll_interval_ms.max(1)),
+    };
+    let reconcile = &a.reconcile;
+    let reconciler_settings = ReconcilerSettings {
+        grace: Duration::from_secs(reconcile.grace_seconds),
+        interval: Duration::from_secs(reconcile.interval_seconds.max(1)),
+        batch: reconcile.batch.max(1),
+    };
+    let notifier = Notifier::new(ports.clone(), settings.clone());
+    let worker = RetryWorker::new(ports.clone(), settings, worker_settings);
+    let reconciler = if reconcile.enable {
+        Reconciler::new(ports.clone(), reconciler_settings)
+    } else {
+        None
+    };
+    App {
+        worker_count: a.workers,
+        dead_letters: DeadLetterAdmin::new(ports.clone()),
+        config,
+        checked,
+        ports,
+        notifier,
+        worker,
+        reconciler,
+        mocks,
+        backends,
+    }
+}
