@@ -402,7 +402,7 @@ async fn enqueue(config: Config, args: SendArgs, poll: u64) -> anyhow::Result<Ex
         Ok(accepted) => {
             let id = accepted.notification.id;
             print_record(&accepted.notification);
-            wait_for_end(&app, id, Duration::from_secs(poll)).await
+            wait_for_end(&app, id, Duration::from_secs(poll), false).await
         }
         Err(err) => Ok(report(&err)),
     };
@@ -411,11 +411,13 @@ async fn enqueue(config: Config, args: SendArgs, poll: u64) -> anyhow::Result<Ex
     result
 }
 
-/// Polls the record, printing each change, until it is terminal or `limit` passes.
+/// Polls the record, printing each change (and the first state seen with `print_first`),
+/// until it is terminal or `limit` passes.
 async fn wait_for_end(
     app: &App,
     id: domain::NotificationId,
     limit: Duration,
+    print_first: bool,
 ) -> anyhow::Result<ExitCode> {
     let deadline = tokio::time::Instant::now() + limit;
     let mut last: Option<(Status, u32)> = None;
@@ -423,7 +425,7 @@ async fn wait_for_end(
         if let Some(record) = app.ports.store.get(id).await? {
             let now = (record.status, record.attempts);
             if last != Some(now) {
-                if last.is_some() {
+                if last.is_some() || print_first {
                     print_record(&record);
                 }
                 last = Some(now);
@@ -576,7 +578,7 @@ async fn replay(
     }
     let mut code = ExitCode::SUCCESS;
     for id in ids {
-        if wait_for_end(app, id, Duration::from_secs(poll)).await? != ExitCode::SUCCESS {
+        if wait_for_end(app, id, Duration::from_secs(poll), true).await? != ExitCode::SUCCESS {
             code = ExitCode::FAILURE;
         }
     }
@@ -605,7 +607,7 @@ async fn drill(mut config: Config, args: SendArgs) -> anyhow::Result<ExitCode> {
         let max = app.checked.retry.max_attempts();
         let limit = Duration::from_secs(u64::from(max) * 2 + 10);
         // Expected to end failed, with a dead letter.
-        let _ = wait_for_end(&app, id, limit).await?;
+        let _ = wait_for_end(&app, id, limit, false).await?;
         let query = dlq_query(Some(tenant.as_str()), None, 50)?;
         if list_letters(&app, query).await? == 0 {
             eprintln!("error: no dead letter appeared");

@@ -4,21 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapters::{
-    MemoryDeadLetterStore, MemoryIdempotencyStore, MemoryNotificationStore, MemoryQuotaStore,
-    MemoryRetryQueue, MemorySensitiveBodyStore, MiniJinjaTemplates, MockEmailSender, MockSmsSender,
-    SystemClock, UlidGenerator,
-};
-use application::ports::{EmailSender, RetryQueue, SmsSender};
+use adapters::{MiniJinjaTemplates, MockEmailSender, MockSmsSender, SystemClock, UlidGenerator};
 use application::{
     DeadLetterAdmin, Notifier, Ports, ProviderChain, Reconciler, ReconcilerSettings, RetryWorker,
     Settings, WorkerSettings,
 };
 
 use crate::config::{Checked, Config, ConfigError};
-
-/// Messages a mock provider remembers (for tests and the CLI); older ones are dropped.
-const MOCK_HISTORY: usize = 1_000;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -74,56 +66,29 @@ pub async fn build(config: Config, overrides: &Overrides) -> Result<App, Startup
     let checked = config.validate()?;
     let templates = Arc::new(MiniJinjaTemplates::new(checked.template_dir.clone())?);
 
-    let mut mocks = MockHandles::default();
-    let mut email: Vec<Arc<dyn EmailSender>> = Vec::new();
-    let mut sms: Vec<Arc<dyn SmsSender>> = Vec::new();
-    if overrides.force_mock || config.email.mock.enable {
-        let mock = Arc::new(
-            MockEmailSender::new("mock", config.email.mock.sort).with_history_limit(MOCK_HISTORY),
-        );
-        mocks.email = Some(mock.clone());
-        email.push(mock);
-    }
-    if overrides.force_mock || config.sms.mock.enable {
-        let mock = Arc::new(
-            MockSmsSender::new("mock", config.sms.mock.sort).with_history_limit(MOCK_HISTORY),
-        );
-        mocks.sms = Some(mock.clone());
-        sms.push(mock);
-    }
-    let providers = ProviderChain::new(email, sms).with_timeout(checked.provider_timeout);
-
-    if config.redis.enable {
-        return Err(StartupError::Backend {
-            key: "Redis.Enable".into(),
-            reason: "this build has no Redis adapters yet; set Redis.Enable: false".into(),
-        });
-    }
-    if config.mongo.enable {
-        return Err(StartupError::Backend {
-            key: "Mongo.Enable".into(),
-            reason: "this build has no MongoDB adapters yet; set Mongo.Enable: false".into(),
-        });
-    }
-    let queue: Arc<dyn RetryQueue> = Arc::new(MemoryRetryQueue::new());
+    let senders = crate::providers::build_senders(&config, &checked, overrides).await?;
+    let providers =
+        ProviderChain::new(senders.email, senders.sms).with_timeout(checked.provider_timeout);
+    let storage = crate::storage::build_storage(&config).await?;
     let ports = Ports {
-        store: Arc::new(MemoryNotificationStore::new()),
-        dead_letters: Arc::new(MemoryDeadLetterStore::new()),
-        queue: Some(queue),
-        idempotency: Arc::new(MemoryIdempotencyStore::new()),
-        quotas: Arc::new(MemoryQuotaStore::new()),
-        sensitive: Arc::new(MemorySensitiveBodyStore::new()),
+        store: storage.store,
+        dead_letters: storage.dead_letters,
+        queue: storage.queue,
+        idempotency: storage.idempotency,
+        quotas: storage.quotas,
+        sensitive: storage.sensitive,
         templates,
         providers: providers.clone(),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UlidGenerator::new()),
     };
     let backends = Backends {
-        store: "memory",
-        queue: "memory",
+        store: storage.store_backend,
+        queue: storage.queue_backend,
         email: providers.names(domain::Channel::Email),
         sms: providers.names(domain::Channel::Sms),
     };
+    let mocks = senders.mocks;
     Ok(wire(config, checked, ports, mocks, backends))
 }
 

@@ -5,7 +5,9 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod http;
+pub mod providers;
 pub mod runtime;
+pub mod storage;
 
 pub use compose::{build, App, Backends, MockHandles, Overrides, StartupError};
 pub use config::{Config, ConfigError};

@@ -6,4 +6,5 @@
 pub mod app;
 pub mod contract;
 pub mod fixtures;
+pub mod harness;
 pub mod world;

@@ -7,6 +7,8 @@
 //! `NOTIFY__EMAIL__FROM`, `NOTIFY__NOTIFICATION__ASYNC__MAX_RETRY`. A list is given
 //! comma-separated: `NOTIFY__NOTIFICATION__ASYNC__BACKOFF_SECONDS=1,5,30`.
 
+mod providers;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use domain::{
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+pub use providers::{SesConfig, SmtpConfig, SnsConfig, TwilioConfig};
 
 /// The environment variable prefix.
 pub const ENV_PREFIX: &str = "NOTIFY";
@@ -244,6 +248,10 @@ pub struct EmailConfig {
     /// Sender display name.
     pub from_name: String,
     pub mock: MockProviderConfig,
+    #[serde(rename = "SMTP")]
+    pub smtp: SmtpConfig,
+    #[serde(rename = "SES")]
+    pub ses: SesConfig,
 }
 
 impl Default for EmailConfig {
@@ -252,6 +260,8 @@ impl Default for EmailConfig {
             from: "noreply@example.com".into(),
             from_name: String::new(),
             mock: MockProviderConfig::default(),
+            smtp: SmtpConfig::default(),
+            ses: SesConfig::default(),
         }
     }
 }
@@ -260,6 +270,9 @@ impl Default for EmailConfig {
 #[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
 pub struct SmsConfig {
     pub mock: MockProviderConfig,
+    pub twilio: TwilioConfig,
+    #[serde(rename = "SNS")]
+    pub sns: SnsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -583,6 +596,24 @@ mod tests {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, yaml.as_bytes()).unwrap();
         file
+    }
+
+    #[test]
+    fn every_example_config_loads_and_validates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                let config = Config::load(Some(&path), [])
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                config
+                    .validate()
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 1, "no example config in {}", dir.display());
     }
 
     #[test]
