@@ -4,6 +4,11 @@
 //! A server that cannot be found makes the test print why it skipped; under `CI=true` the
 //! test fails instead, so CI cannot pass by skipping.
 
+pub mod mongo;
+pub mod moto;
+pub mod redis;
+pub mod smtp;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -84,8 +89,16 @@ impl ServerProcess {
         let show = std::env::var_os("NOTIFY_TEST_SERVER_LOGS").is_some();
         command
             .stdin(Stdio::null())
-            .stdout(if show { Stdio::inherit() } else { Stdio::null() })
-            .stderr(if show { Stdio::inherit() } else { Stdio::null() });
+            .stdout(if show {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if show {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         let child = command
             .spawn()
             .map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -96,7 +109,9 @@ impl ServerProcess {
             child: Some(child),
         };
         if let Err(err) = server.wait_ready(ready_within) {
-            return Err(format!("{name} did not accept connections on {addr}: {err}"));
+            return Err(format!(
+                "{name} did not accept connections on {addr}: {err}"
+            ));
         }
         Ok(server)
     }
