@@ -25,6 +25,22 @@ help: ## This list.
 run: ## Serve on the embedded default (in memory, mock providers) at 127.0.0.1:8080.
 	$(NOTIFY) $(CONFIG_ARG) serve --addr $(ADDR)
 
+.PHONY: deps-up deps-down mongo-index
+# Written by `make deps-up`: points run-dev, notify-test and mongo-index at its servers.
+-include .tmp/deps/env.mk
+
+deps-up: ## Start redis-server (:6380) and secantusd (:27018) under .tmp/deps/ [REDIS_PORT= MONGO_PORT=, or REDIS_URL= MONGO_URI= of your own].
+	REDIS_PORT="$(REDIS_PORT)" MONGO_PORT="$(MONGO_PORT)" REDIS_URL="$(REDIS_URL)" MONGO_URI="$(MONGO_URI)" ./scripts/deps.sh up
+
+deps-down: ## Stop the servers of deps-up.
+	./scripts/deps.sh down
+
+run-dev: ## Serve with etc/gateway.dev.yaml (MongoDB + Redis of deps-up, mock providers).
+	$(NOTIFY) --config etc/gateway.dev.yaml serve --addr $(ADDR)
+
+mongo-index: ## Create the MongoDB indexes (idempotent) on the database of CONFIG (default etc/gateway.dev.yaml).
+	$(NOTIFY) --config $(or $(CONFIG),etc/gateway.dev.yaml) mongo-index
+
 build: ## Build every crate and the notify binary.
 	$(CARGO) build --workspace --all-targets
 
@@ -35,6 +51,10 @@ test: test-deps ## Install test servers, then fmt, clippy and the whole test sui
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
+
+bench: ## Benchmark the Redis retry queue in release mode (results: docs/benchmarks.md).
+	@command -v redis-server >/dev/null || ./scripts/test-deps.sh
+	$(CARGO) bench -p tests --bench redis_queue
 
 lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check

@@ -8,6 +8,21 @@ pub mod mock;
 pub mod system;
 pub mod templates;
 
+#[cfg(any(feature = "ses", feature = "sns"))]
+pub mod aws;
+#[cfg(feature = "mongo")]
+pub mod mongo;
+#[cfg(feature = "redis")]
+pub mod redis;
+#[cfg(feature = "ses")]
+pub mod ses;
+#[cfg(feature = "smtp")]
+pub mod smtp;
+#[cfg(feature = "sns")]
+pub mod sns;
+#[cfg(feature = "twilio")]
+pub mod twilio;
+
 pub use memory::{
     MemoryDeadLetterStore, MemoryIdempotencyStore, MemoryNotificationStore, MemoryQuotaStore,
     MemoryRetryQueue, MemorySensitiveBodyStore,

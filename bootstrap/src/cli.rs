@@ -53,6 +53,8 @@ pub enum Command {
         #[command(subcommand)]
         command: DlqCommand,
     },
+    /// Create the MongoDB indexes the stores need (idempotent) and print what was done.
+    MongoIndex,
     /// Configuration.
     Config {
         #[command(subcommand)]
@@ -210,6 +212,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Send(args) => send(config, args).await,
         Command::Enqueue { send, poll } => enqueue(config, send, poll).await,
         Command::Dlq { command } => dlq(config, command).await,
+        Command::MongoIndex => crate::mongo::index_command(&config.mongo).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(config),
@@ -218,7 +221,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
 
 fn config_check(config: Config) -> anyhow::Result<ExitCode> {
     config.validate()?;
-    let shown = serde_yaml_like(&serde_json::to_value(&config)?);
+    let mut value = serde_json::to_value(&config)?;
+    if let Some(uri) = value.pointer_mut("/Mongo/Uri") {
+        *uri = crate::mongo::redact_uri_password(&config.mongo.uri).into();
+    }
+    let shown = serde_yaml_like(&value);
     println!("{shown}");
     println!("OK");
     Ok(ExitCode::SUCCESS)
@@ -254,6 +261,9 @@ async fn serve(mut config: Config, addr: Option<String>) -> anyhow::Result<ExitC
     }
     let app = build(config, &Overrides::default()).await?;
     announce(&app);
+    if app.config.mongo.enable {
+        crate::mongo::warn_missing_indexes(&app.config.mongo).await;
+    }
     let listener = tokio::net::TcpListener::bind(&app.config.http.addr)
         .await
         .with_context(|| format!("Http.Addr: cannot listen on {}", app.config.http.addr))?;

@@ -5,7 +5,9 @@ pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod http;
+pub mod mongo;
 pub mod providers;
+pub mod redis;
 pub mod runtime;
 pub mod storage;
 

@@ -41,16 +41,25 @@ pub async fn build_storage(config: &Config) -> Result<Storage, StartupError> {
         queue_backend: "memory",
     };
     if config.redis.enable {
-        return Err(StartupError::Backend {
-            key: "Redis.Enable".into(),
-            reason: "this build has no Redis adapters; build with the `redis` feature".into(),
-        });
+        // Without the `redis` feature this fails, naming Redis.Enable. Redis unreachable
+        // at start-up leaves the queue `None` (see `crate::redis`).
+        let redis = crate::redis::stores(config).await?;
+        storage.queue = redis.queue;
+        storage.idempotency = redis.idempotency;
+        storage.quotas = redis.quotas;
+        storage.sensitive = redis.sensitive;
+        storage.queue_backend = if storage.queue.is_some() {
+            "redis"
+        } else {
+            "none (redis unreachable at start-up)"
+        };
     }
     if config.mongo.enable {
-        return Err(StartupError::Backend {
-            key: "Mongo.Enable".into(),
-            reason: "this build has no MongoDB adapters; build with the `mongo` feature".into(),
-        });
+        // Without the `mongo` feature this fails, naming Mongo.Enable.
+        let (store, dead_letters) = crate::mongo::stores(&config.mongo).await?;
+        storage.store = store;
+        storage.dead_letters = dead_letters;
+        storage.store_backend = "mongo";
     }
     let _ = &mut storage;
     Ok(storage)

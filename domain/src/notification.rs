@@ -77,8 +77,9 @@ impl RequestFingerprint {
             hasher.update(part.as_bytes());
             hasher.update([0u8]);
         }
-        // serde_json's map is ordered by key, so equal data serialises to equal bytes.
-        hasher.update(data.to_string().as_bytes());
+        // Keys are hashed in sorted order, whatever order the map keeps (serde_json's
+        // `preserve_order` may be switched on by another crate in the build).
+        hash_canonical(&mut hasher, data);
         hasher.update([0u8]);
         if let Some(at) = send_at {
             hasher.update(at.timestamp_millis().to_be_bytes());
@@ -93,6 +94,40 @@ impl RequestFingerprint {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Feeds `value` to the hasher with object keys in sorted order, so equal data gives equal
+/// bytes however it was written.
+fn hash_canonical(hasher: &mut Sha256, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            hasher.update(b"{");
+            for key in keys {
+                hasher.update(
+                    serde_json::Value::String(key.clone())
+                        .to_string()
+                        .as_bytes(),
+                );
+                hasher.update(b":");
+                if let Some(child) = map.get(key) {
+                    hash_canonical(hasher, child);
+                }
+                hasher.update(b",");
+            }
+            hasher.update(b"}");
+        }
+        serde_json::Value::Array(items) => {
+            hasher.update(b"[");
+            for item in items {
+                hash_canonical(hasher, item);
+                hasher.update(b",");
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string().as_bytes()),
     }
 }
 
@@ -169,8 +204,12 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable_and_sensitive_to_every_part() {
-        let data = serde_json::json!({"b": 1, "a": "x"});
-        let same = serde_json::json!({"a": "x", "b": 1});
+        let data =
+            serde_json::json!({"b": 1, "a": "x", "n": {"z": [1, {"y": 2, "x": 3}], "c": null}});
+        let same: serde_json::Value = serde_json::from_str(
+            r#"{"a": "x", "n": {"c": null, "z": [1, {"x": 3, "y": 2}]}, "b": 1}"#,
+        )
+        .unwrap();
         let base = RequestFingerprint::of(
             NotificationKind::TenantWelcome,
             &to("a@example.com"),

@@ -292,12 +292,26 @@ impl Default for MockProviderConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields, default)]
 pub struct RedisConfig {
     /// Use Redis for the retry queue, idempotency locks, quotas and sensitive bodies.
     pub enable: bool,
+    /// `redis://[:password@]host:port[/db]`; the password is never logged.
     pub url: String,
+    /// Prefix of every Redis key but the queue's (`Notification.Async.QueueRedisKey`):
+    /// idempotency locks, quota counters, sensitive bodies and the wake-up signal.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            url: String::new(),
+            key_prefix: "notif:".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -4,3 +4,10 @@
 mod async_path;
 mod http;
 mod memory_contract;
+mod mongo_contract;
+mod mongo_store;
+mod production;
+mod providers;
+mod redis_async_path;
+mod redis_contract;
+mod redis_faults;
