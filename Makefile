@@ -52,9 +52,10 @@ test: test-deps ## Install test servers, then fmt, clippy and the whole test sui
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) test --workspace
 
-bench: ## Benchmark the Redis retry queue in release mode (results: docs/benchmarks.md).
-	@command -v redis-server >/dev/null || ./scripts/test-deps.sh
+bench: ## Benchmarks in release mode: the Redis retry queue, the SMTP provider (results: docs/benchmarks.md).
+	@command -v redis-server >/dev/null && [ -x .venv/bin/python ] || ./scripts/test-deps.sh
 	$(CARGO) bench -p tests --bench redis_queue
+	$(CARGO) bench -p tests --bench smtp_send
 
 lint: ## rustfmt check and clippy with warnings as errors.
 	$(CARGO) fmt --all -- --check
