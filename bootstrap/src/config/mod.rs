@@ -630,6 +630,43 @@ mod tests {
         assert!(seen >= 1, "no example config in {}", dir.display());
     }
 
+    /// Every key path of a value (tables walked, anything else a leaf).
+    fn key_paths(value: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        if let serde_json::Value::Object(map) = value {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                match child {
+                    serde_json::Value::Object(inner) if !inner.is_empty() => {
+                        key_paths(child, &path, out)
+                    }
+                    _ => out.push(path),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_config_documents_every_key() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../etc/gateway.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let file = config::Config::builder()
+            .add_source(config::File::from_str(&text, config::FileFormat::Yaml))
+            .build()
+            .unwrap()
+            .try_deserialize::<serde_json::Value>()
+            .unwrap();
+        let mut documented = Vec::new();
+        key_paths(&file, "", &mut documented);
+        let mut known = Vec::new();
+        key_paths(&serde_json::to_value(Config::default()).unwrap(), "", &mut known);
+        let missing: Vec<_> = known.iter().filter(|k| !documented.contains(k)).collect();
+        assert!(missing.is_empty(), "etc/gateway.yaml lacks {missing:?}");
+    }
+
     #[test]
     fn defaults_are_valid() {
         let config = Config::load(None, []).unwrap();
