@@ -662,7 +662,11 @@ mod tests {
         let mut documented = Vec::new();
         key_paths(&file, "", &mut documented);
         let mut known = Vec::new();
-        key_paths(&serde_json::to_value(Config::default()).unwrap(), "", &mut known);
+        key_paths(
+            &serde_json::to_value(Config::default()).unwrap(),
+            "",
+            &mut known,
+        );
         let missing: Vec<_> = known.iter().filter(|k| !documented.contains(k)).collect();
         assert!(missing.is_empty(), "etc/gateway.yaml lacks {missing:?}");
     }

@@ -4,6 +4,8 @@
 //! A server that cannot be found makes the test print why it skipped; under `CI=true` the
 //! test fails instead, so CI cannot pass by skipping.
 
+#[cfg(feature = "testcontainers")]
+pub mod docker;
 pub mod mongo;
 pub mod moto;
 pub mod redis;

@@ -38,6 +38,14 @@ pub struct MongoServer {
 }
 
 fn start() -> Result<MongoServer, String> {
+    #[cfg(feature = "testcontainers")]
+    if super::docker::enabled() {
+        return super::docker::mongo_uri().map(|uri| MongoServer {
+            uri,
+            kind: "testcontainers (mongo:7)".into(),
+            _process: None,
+        });
+    }
     if let Ok(uri) = std::env::var(URI_ENV) {
         if !uri.trim().is_empty() {
             return Ok(MongoServer {

@@ -161,17 +161,31 @@ fn watchdog(pidfile: &Path) {
 /// [`skip_or_fail`]) when there is none.
 pub fn server() -> Option<&'static RedisServer> {
     static SERVER: OnceLock<Result<RedisServer, String>> = OnceLock::new();
-    let started = SERVER.get_or_init(|| match RedisServer::external() {
-        Some(server) => Ok(server),
-        None => {
-            RedisServer::start_local().map_err(|why| format!("{why}, and {URL_ENV} is not set"))
+    let started = SERVER.get_or_init(|| {
+        #[cfg(feature = "testcontainers")]
+        if super::docker::enabled() {
+            return super::docker::redis_url().map(|url| RedisServer {
+                url,
+                kind: "testcontainers (redis:7)".into(),
+                local: None,
+            });
         }
+        start_shared()
     });
     match started {
         Ok(server) => Some(server),
         Err(why) => {
             skip_or_fail("Redis (redis-server)", why);
             None
+        }
+    }
+}
+
+fn start_shared() -> Result<RedisServer, String> {
+    match RedisServer::external() {
+        Some(server) => Ok(server),
+        None => {
+            RedisServer::start_local().map_err(|why| format!("{why}, and {URL_ENV} is not set"))
         }
     }
 }
