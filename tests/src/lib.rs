@@ -7,4 +7,5 @@ pub mod app;
 pub mod contract;
 pub mod fixtures;
 pub mod harness;
+pub mod scenarios;
 pub mod world;
