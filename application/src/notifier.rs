@@ -459,6 +459,7 @@ impl Notifier {
                 .complete(
                     &prepared.tenant_id,
                     key,
+                    &prepared.fingerprint,
                     record.id,
                     self.settings.idempotency_ttl,
                 )
@@ -476,7 +477,7 @@ impl Notifier {
             if let Err(err) = self
                 .ports
                 .idempotency
-                .release(&prepared.tenant_id, key)
+                .release(&prepared.tenant_id, key, &prepared.fingerprint)
                 .await
             {
                 tracing::warn!(error = %err, "could not release the idempotency key");

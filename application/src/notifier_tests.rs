@@ -217,7 +217,7 @@ async fn a_repeat_with_the_same_key_returns_the_first_notification_and_sends_not
         .idempotency
         .expect_complete()
         .times(1)
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(()));
     first.email = vec![email_sender("mock", 1, Ok("m-1"), 1)];
     let mut request = welcome("a@example.com");
     request.idempotency_key = Some("order-42".into());
@@ -256,7 +256,7 @@ async fn the_same_key_with_a_different_request_is_a_conflict() {
     first
         .idempotency
         .expect_complete()
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(()));
     first.email = vec![email_sender("mock", 1, Ok("m-1"), 1)];
     let mut request = welcome("a@example.com");
     request.idempotency_key = Some("order-42".into());

@@ -265,17 +265,26 @@ pub trait IdempotencyStore: Send + Sync {
         ttl: Duration,
     ) -> StoreResult<IdempotencyClaim>;
 
-    /// Records the notification id under a held key and keeps it for `ttl`.
+    /// Records the notification id under the key and keeps it for `ttl`, when the key is
+    /// held with `fingerprint`. MUST change nothing when the key is free or held with
+    /// another fingerprint (this caller's lock expired and another request took the key).
     async fn complete(
         &self,
         tenant_id: &TenantId,
         key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
         notification_id: NotificationId,
         ttl: Duration,
     ) -> StoreResult<()>;
 
-    /// Frees the key (the request failed before storing a record).
-    async fn release(&self, tenant_id: &TenantId, key: &IdempotencyKey) -> StoreResult<()>;
+    /// Frees the key (the request failed before storing a record), when it is held with
+    /// `fingerprint`. MUST leave a key held with another fingerprint as it is.
+    async fn release(
+        &self,
+        tenant_id: &TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
+    ) -> StoreResult<()>;
 }
 
 // ---------------------------------------------------------------------------------------

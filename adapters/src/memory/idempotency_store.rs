@@ -83,6 +83,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         &self,
         tenant_id: &TenantId,
         key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
         notification_id: NotificationId,
         ttl: Duration,
     ) -> StoreResult<()> {
@@ -90,20 +91,37 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         let scope = scope(tenant_id, key);
         let mut keys = lock(&self.keys);
         keys.purge(now);
-        // A key that expired or was released meanwhile stays free: the notification
-        // store's unique key still guards the repeat.
-        if let Some(holder) = keys.get_mut(&scope, now) {
-            holder.notification_id = Some(notification_id);
+        // A key that expired, was released, or is held by another request meanwhile is
+        // left alone: the notification store's unique key still guards the repeat.
+        let ours = match keys.get_mut(&scope, now) {
+            Some(holder) if holder.fingerprint == *fingerprint => {
+                holder.notification_id = Some(notification_id);
+                true
+            }
+            _ => false,
+        };
+        if ours {
             keys.set_deadline(&scope, now, deadline(now, ttl));
         }
         Ok(())
     }
 
-    async fn release(&self, tenant_id: &TenantId, key: &IdempotencyKey) -> StoreResult<()> {
+    async fn release(
+        &self,
+        tenant_id: &TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
+    ) -> StoreResult<()> {
         let now = (self.now)();
+        let scope = scope(tenant_id, key);
         let mut keys = lock(&self.keys);
         keys.purge(now);
-        keys.remove(&scope(tenant_id, key));
+        if keys
+            .get(&scope, now)
+            .is_some_and(|holder| holder.fingerprint == *fingerprint)
+        {
+            keys.remove(&scope);
+        }
         Ok(())
     }
 }

@@ -21,6 +21,7 @@ pub struct RedisIdempotencyStore {
     keys: KeySpace,
     acquire: Script,
     complete: Script,
+    release: Script,
 }
 
 impl RedisIdempotencyStore {
@@ -30,6 +31,7 @@ impl RedisIdempotencyStore {
             keys: connection.keys().clone(),
             acquire: Script::new(scripts::IDEMPOTENCY_ACQUIRE),
             complete: Script::new(scripts::IDEMPOTENCY_COMPLETE),
+            release: Script::new(scripts::IDEMPOTENCY_RELEASE),
         }
     }
 
@@ -81,6 +83,7 @@ impl IdempotencyStore for RedisIdempotencyStore {
         &self,
         tenant_id: &TenantId,
         key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
         notification_id: NotificationId,
         ttl: Duration,
     ) -> StoreResult<()> {
@@ -89,17 +92,24 @@ impl IdempotencyStore for RedisIdempotencyStore {
             .key(self.key(tenant_id, key))
             .arg(notification_id.to_string())
             .arg(ttl_millis(ttl))
+            .arg(fingerprint.as_str())
             .invoke_async::<i64>(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())
     }
 
-    async fn release(&self, tenant_id: &TenantId, key: &IdempotencyKey) -> StoreResult<()> {
+    async fn release(
+        &self,
+        tenant_id: &TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &RequestFingerprint,
+    ) -> StoreResult<()> {
         let mut conn = self.conn.clone();
-        redis::cmd("DEL")
-            .arg(self.key(tenant_id, key))
-            .query_async::<i64>(&mut conn)
+        self.release
+            .key(self.key(tenant_id, key))
+            .arg(fingerprint.as_str())
+            .invoke_async::<i64>(&mut conn)
             .await
             .map_err(unavailable)?;
         Ok(())

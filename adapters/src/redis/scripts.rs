@@ -31,13 +31,22 @@ end
 return redis.call('HMGET', KEYS[1], 'f', 'n')
 ";
 
-/// Records the notification id under a held key. `KEYS[1]` = the key; `ARGV[1]` = id,
-/// `ARGV[2]` = TTL (ms). A key that expired or was released stays free.
+/// Records the notification id under a key held with this fingerprint. `KEYS[1]` = the
+/// key; `ARGV[1]` = id, `ARGV[2]` = TTL (ms), `ARGV[3]` = fingerprint. A key that expired,
+/// was released or is held with another fingerprint is left alone.
 pub(crate) const IDEMPOTENCY_COMPLETE: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('HGET', KEYS[1], 'f') == ARGV[3] then
   redis.call('HSET', KEYS[1], 'n', ARGV[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
+end
+return 0
+";
+
+/// Frees a key held with this fingerprint. `KEYS[1]` = the key; `ARGV[1]` = fingerprint.
+pub(crate) const IDEMPOTENCY_RELEASE: &str = r"
+if redis.call('HGET', KEYS[1], 'f') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
 end
 return 0
 ";

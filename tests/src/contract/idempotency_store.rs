@@ -24,6 +24,8 @@ macro_rules! __idempotency_store_checks {
             a_held_key_answers_with_the_holders_fingerprint,
             after_complete_a_held_key_answers_with_the_notification_id,
             release_frees_the_key,
+            release_by_another_request_leaves_the_key_held,
+            complete_by_another_request_changes_nothing,
             a_key_comes_free_when_its_ttl_runs_out,
             complete_keeps_the_key_for_its_longer_ttl,
             complete_with_a_short_ttl_frees_the_key_when_it_runs_out,
@@ -82,7 +84,10 @@ pub async fn a_held_key_answers_with_the_holders_fingerprint(store: Store) {
 pub async fn after_complete_a_held_key_answers_with_the_notification_id(store: Store) {
     acquire(&store, &fingerprint("holder"), LONG).await;
     let id = new_id(t0());
-    store.complete(&acme(), &key(), id, LONG).await.unwrap();
+    store
+        .complete(&acme(), &key(), &fingerprint("holder"), id, LONG)
+        .await
+        .unwrap();
     assert_eq!(
         acquire(&store, &fingerprint("holder"), LONG).await,
         IdempotencyClaim::Held {
@@ -94,10 +99,53 @@ pub async fn after_complete_a_held_key_answers_with_the_notification_id(store: S
 
 pub async fn release_frees_the_key(store: Store) {
     acquire(&store, &fingerprint("first"), LONG).await;
-    store.release(&acme(), &key()).await.unwrap();
+    store
+        .release(&acme(), &key(), &fingerprint("first"))
+        .await
+        .unwrap();
     assert_eq!(
         acquire(&store, &fingerprint("second"), LONG).await,
         IdempotencyClaim::Acquired
+    );
+}
+
+pub async fn release_by_another_request_leaves_the_key_held(store: Store) {
+    acquire(&store, &fingerprint("holder"), LONG).await;
+    store
+        .release(
+            &acme(),
+            &key(),
+            &fingerprint("a request whose lock expired"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        acquire(&store, &fingerprint("third"), LONG).await,
+        IdempotencyClaim::Held {
+            fingerprint: fingerprint("holder"),
+            notification_id: None,
+        }
+    );
+}
+
+pub async fn complete_by_another_request_changes_nothing(store: Store) {
+    acquire(&store, &fingerprint("holder"), LONG).await;
+    store
+        .complete(
+            &acme(),
+            &key(),
+            &fingerprint("a request whose lock expired"),
+            new_id(t0()),
+            LONG,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        acquire(&store, &fingerprint("third"), LONG).await,
+        IdempotencyClaim::Held {
+            fingerprint: fingerprint("holder"),
+            notification_id: None,
+        }
     );
 }
 
@@ -123,7 +171,10 @@ pub async fn a_key_comes_free_when_its_ttl_runs_out(store: Store) {
 pub async fn complete_keeps_the_key_for_its_longer_ttl(store: Store) {
     acquire(&store, &fingerprint("holder"), SHORT).await;
     let id = new_id(t0());
-    store.complete(&acme(), &key(), id, LONG).await.unwrap();
+    store
+        .complete(&acme(), &key(), &fingerprint("holder"), id, LONG)
+        .await
+        .unwrap();
     // Well past the first TTL.
     tokio::time::sleep(SHORT * 3).await;
     assert_eq!(
@@ -138,7 +189,7 @@ pub async fn complete_keeps_the_key_for_its_longer_ttl(store: Store) {
 pub async fn complete_with_a_short_ttl_frees_the_key_when_it_runs_out(store: Store) {
     acquire(&store, &fingerprint("holder"), LONG).await;
     store
-        .complete(&acme(), &key(), new_id(t0()), SHORT)
+        .complete(&acme(), &key(), &fingerprint("holder"), new_id(t0()), SHORT)
         .await
         .unwrap();
     eventually(
