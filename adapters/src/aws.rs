@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use application::ports::SendError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -89,6 +90,60 @@ pub enum AwsFailure {
         status: Option<u16>,
         message: String,
     },
+}
+
+/// The error codes of one AWS service, as its classification table lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorTable {
+    /// The service as messages name it (`SES`, `SNS`).
+    pub service: &'static str,
+    /// Codes a later attempt may get past (throttling, internal errors).
+    pub retryable: &'static [&'static str],
+    /// Codes retrying cannot help (validation, rejected content, auth refused).
+    pub permanent: &'static [&'static str],
+    /// Message texts that are retryable whatever their code.
+    pub retryable_messages: &'static [&'static str],
+}
+
+impl AwsFailure {
+    /// Classifies the failure for `provider`. What every AWS table shares: a timeout or a
+    /// dispatch failure is retryable, a request that could not be built is permanent; a
+    /// service error is looked up in `table`, and an unlisted code falls back on its HTTP
+    /// status (429 and 5xx retryable, other 4xx permanent, none retryable).
+    pub fn classify(&self, provider: &str, table: &ErrorTable) -> SendError {
+        let service = table.service;
+        match self {
+            AwsFailure::Timeout => {
+                SendError::retryable(provider, format!("timed out calling {service}"))
+            }
+            AwsFailure::Dispatch(e) => {
+                SendError::retryable(provider, format!("cannot reach {service}: {e}"))
+            }
+            AwsFailure::Construction(e) => {
+                SendError::permanent(provider, format!("request could not be built: {e}"))
+            }
+            AwsFailure::Service {
+                code,
+                status,
+                message,
+            } => {
+                let code = code.as_deref().unwrap_or("");
+                let text = format!("{code} ({}): {message}", status.unwrap_or(0));
+                if table.retryable_messages.iter().any(|m| message.contains(m))
+                    || table.retryable.contains(&code)
+                {
+                    return SendError::retryable(provider, text);
+                }
+                if table.permanent.contains(&code) {
+                    return SendError::permanent(provider, text);
+                }
+                match status {
+                    Some(400..=499) if *status != Some(429) => SendError::permanent(provider, text),
+                    _ => SendError::retryable(provider, text),
+                }
+            }
+        }
+    }
 }
 
 /// Converts an SDK error (of any AWS SDK crate: their `SdkError` is one type).

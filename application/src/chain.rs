@@ -89,19 +89,7 @@ impl ProviderChain {
                 for sender in &self.email {
                     match self.bounded(sender.name(), sender.send(&message)).await {
                         Ok(receipt) => return Ok(receipt),
-                        Err(err) => {
-                            tracing::warn!(
-                                notification_id = %record.id,
-                                provider = sender.name(),
-                                retryable = err.is_retryable(),
-                                error = %err.message,
-                                "email provider failed"
-                            );
-                            if !err.is_retryable() {
-                                return Err(err);
-                            }
-                            last = Some(err);
-                        }
+                        Err(err) => last = Some(give_up_on(record, Channel::Email, err)?),
                     }
                 }
                 Err(last.unwrap_or_else(|| no_provider(Channel::Email)))
@@ -118,19 +106,7 @@ impl ProviderChain {
                 for sender in &self.sms {
                     match self.bounded(sender.name(), sender.send(&message)).await {
                         Ok(receipt) => return Ok(receipt),
-                        Err(err) => {
-                            tracing::warn!(
-                                notification_id = %record.id,
-                                provider = sender.name(),
-                                retryable = err.is_retryable(),
-                                error = %err.message,
-                                "sms provider failed"
-                            );
-                            if !err.is_retryable() {
-                                return Err(err);
-                            }
-                            last = Some(err);
-                        }
+                        Err(err) => last = Some(give_up_on(record, Channel::Sms, err)?),
                     }
                 }
                 Err(last.unwrap_or_else(|| no_provider(Channel::Sms)))
@@ -152,6 +128,28 @@ impl ProviderChain {
                 ))
             }),
         }
+    }
+}
+
+/// Logs a provider's failure. A permanent error ends the chain (`Err`); a retryable one is
+/// handed back (`Ok`) to be reported if no later provider succeeds.
+fn give_up_on(
+    record: &Notification,
+    channel: Channel,
+    err: SendError,
+) -> Result<SendError, SendError> {
+    tracing::warn!(
+        notification_id = %record.id,
+        provider = %err.provider,
+        channel = channel.as_str(),
+        retryable = err.is_retryable(),
+        error = %err.message,
+        "provider failed"
+    );
+    if err.is_retryable() {
+        Ok(err)
+    } else {
+        Err(err)
     }
 }
 

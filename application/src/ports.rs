@@ -106,6 +106,21 @@ pub struct Page<T> {
     pub next_cursor: Option<NotificationId>,
 }
 
+impl<T> Page<T> {
+    /// A page from up to `limit + 1` items in list order: the extra item, when there is
+    /// one, only says that more follow (it is dropped, and the cursor is the last kept id).
+    pub fn from_lookahead(
+        mut items: Vec<T>,
+        limit: usize,
+        id_of: impl Fn(&T) -> NotificationId,
+    ) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next_cursor = if more { items.last().map(id_of) } else { None };
+        Self { items, next_cursor }
+    }
+}
+
 /// Keeps every notification and its status (MongoDB `notifications`, or memory).
 #[cfg_attr(any(test, feature = "mocks"), automock)]
 #[async_trait]

@@ -179,7 +179,7 @@ impl RetryWorker {
         );
         while !cancel.is_cancelled() {
             match self.run_once(&cancel).await {
-                Ok(report) if report.claimed >= self.worker.batch_size => continue,
+                // Work was found: look again at once, there may be more.
                 Ok(report) if report.claimed > 0 => continue,
                 Ok(_) => self.idle(&cancel).await,
                 Err(err) => {

@@ -141,15 +141,12 @@ impl NotificationStore for MemoryNotificationStore {
             Some(cursor) => Box::new(inner.records.range(..cursor).rev().map(|(_, r)| r)),
             None => Box::new(inner.records.values().rev()),
         };
-        let mut matching = newest_first.filter(|record| matches(query, record));
-        let items: Vec<Notification> = matching.by_ref().take(query.limit).cloned().collect();
-        let more = items.len() == query.limit && matching.next().is_some();
-        let next_cursor = if more {
-            items.last().map(|record| record.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let items: Vec<Notification> = newest_first
+            .filter(|record| matches(query, record))
+            .take(query.limit.saturating_add(1))
+            .cloned()
+            .collect();
+        Ok(Page::from_lookahead(items, query.limit, |record| record.id))
     }
 
     async fn find_stale(

@@ -155,7 +155,7 @@ impl NotificationStore for MongoNotificationStore {
             });
         }
         // One more than asked tells whether another page follows.
-        let mut items = self
+        let items = self
             .find_many(
                 "list notifications",
                 list_filter(query),
@@ -163,14 +163,7 @@ impl NotificationStore for MongoNotificationStore {
                 query.limit.saturating_add(1),
             )
             .await?;
-        let more = items.len() > query.limit;
-        items.truncate(query.limit);
-        let next_cursor = if more {
-            items.last().map(|record| record.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(Page::from_lookahead(items, query.limit, |record| record.id))
     }
 
     async fn find_stale(

@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use aws_sdk_sesv2::Client;
 
-use crate::aws::{failure_of, sdk_config, AwsFailure, AwsSettings};
+use crate::aws::{failure_of, sdk_config, AwsFailure, AwsSettings, ErrorTable};
 
 /// The provider name stored with the records it delivers.
 pub const NAME: &str = "ses";
@@ -179,50 +179,36 @@ impl EmailSender for SesEmailSender {
 }
 
 /// The table in the module notes.
+const ERRORS: ErrorTable = ErrorTable {
+    service: "SES",
+    retryable: &[
+        "TooManyRequestsException",
+        "Throttling",
+        "ThrottlingException",
+        "LimitExceededException",
+        "SendingPausedException",
+        "AccountSuspendedException",
+        "InternalFailure",
+        "ServiceUnavailable",
+    ],
+    permanent: &[
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "BadRequestException",
+        "NotFoundException",
+        "ValidationError",
+        "InvalidParameterValue",
+        "AccessDeniedException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    ],
+    retryable_messages: &["Maximum sending rate exceeded"],
+};
+
+/// Classifies an SES failure by the table in the module notes.
 pub fn classify(failure: &AwsFailure) -> SendError {
-    match failure {
-        AwsFailure::Timeout => SendError::retryable(NAME, "timed out calling SES"),
-        AwsFailure::Dispatch(e) => SendError::retryable(NAME, format!("cannot reach SES: {e}")),
-        AwsFailure::Construction(e) => {
-            SendError::permanent(NAME, format!("request could not be built: {e}"))
-        }
-        AwsFailure::Service {
-            code,
-            status,
-            message,
-        } => {
-            let code = code.as_deref().unwrap_or("");
-            let text = format!("{code} ({}): {message}", status.unwrap_or(0));
-            if message.contains("Maximum sending rate exceeded") {
-                return SendError::retryable(NAME, text);
-            }
-            match code {
-                "TooManyRequestsException"
-                | "Throttling"
-                | "ThrottlingException"
-                | "LimitExceededException"
-                | "SendingPausedException"
-                | "AccountSuspendedException"
-                | "InternalFailure"
-                | "ServiceUnavailable" => SendError::retryable(NAME, text),
-                "MessageRejected"
-                | "MailFromDomainNotVerifiedException"
-                | "BadRequestException"
-                | "NotFoundException"
-                | "ValidationError"
-                | "InvalidParameterValue"
-                | "AccessDeniedException"
-                | "InvalidClientTokenId"
-                | "UnrecognizedClientException"
-                | "SignatureDoesNotMatch"
-                | "IncompleteSignature"
-                | "MissingAuthenticationToken" => SendError::permanent(NAME, text),
-                _ => match status {
-                    Some(429) | Some(500..=599) => SendError::retryable(NAME, text),
-                    Some(400..=499) => SendError::permanent(NAME, text),
-                    _ => SendError::retryable(NAME, text),
-                },
-            }
-        }
-    }
+    failure.classify(NAME, &ERRORS)
 }

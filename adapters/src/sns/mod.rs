@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
-use crate::aws::{failure_of, sdk_config, AwsFailure, AwsSettings};
+use crate::aws::{failure_of, sdk_config, AwsFailure, AwsSettings, ErrorTable};
 
 /// The provider name stored with the records it delivers.
 pub const NAME: &str = "sns";
@@ -107,44 +107,36 @@ impl SmsSender for SnsSmsSender {
 }
 
 /// The table in the module notes.
+const ERRORS: ErrorTable = ErrorTable {
+    service: "SNS",
+    retryable: &[
+        "Throttled",
+        "ThrottledException",
+        "Throttling",
+        "KMSThrottling",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+    ],
+    permanent: &[
+        "InvalidParameter",
+        "InvalidParameterValue",
+        "ParameterValueInvalid",
+        "ValidationError",
+        "EndpointDisabled",
+        "NotFound",
+        "AuthorizationError",
+        "AccessDenied",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+    ],
+    retryable_messages: &[],
+};
+
+/// Classifies an SNS failure by the table in the module notes.
 pub fn classify(failure: &AwsFailure) -> SendError {
-    match failure {
-        AwsFailure::Timeout => SendError::retryable(NAME, "timed out calling SNS"),
-        AwsFailure::Dispatch(e) => SendError::retryable(NAME, format!("cannot reach SNS: {e}")),
-        AwsFailure::Construction(e) => {
-            SendError::permanent(NAME, format!("request could not be built: {e}"))
-        }
-        AwsFailure::Service {
-            code,
-            status,
-            message,
-        } => {
-            let code = code.as_deref().unwrap_or("");
-            let text = format!("{code} ({}): {message}", status.unwrap_or(0));
-            match code {
-                "Throttled" | "ThrottledException" | "Throttling" | "KMSThrottling"
-                | "InternalError" | "InternalFailure" | "ServiceUnavailable" => {
-                    SendError::retryable(NAME, text)
-                }
-                "InvalidParameter"
-                | "InvalidParameterValue"
-                | "ParameterValueInvalid"
-                | "ValidationError"
-                | "EndpointDisabled"
-                | "NotFound"
-                | "AuthorizationError"
-                | "AccessDenied"
-                | "InvalidClientTokenId"
-                | "SignatureDoesNotMatch"
-                | "IncompleteSignature" => SendError::permanent(NAME, text),
-                _ => match status {
-                    Some(429) | Some(500..=599) => SendError::retryable(NAME, text),
-                    Some(400..=499) => SendError::permanent(NAME, text),
-                    _ => SendError::retryable(NAME, text),
-                },
-            }
-        }
-    }
+    failure.classify(NAME, &ERRORS)
 }
 
 #[cfg(test)]
